@@ -1,0 +1,29 @@
+"""Matrix multiplication, with numpy's rules for batches and broadcasting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from .broadcast import unbroadcast
+
+
+class MatMul(Function):
+    """C = A @ B        dL/dA = dL/dC @ B^T        dL/dB = A^T @ dL/dC
+
+    Both inputs have at least 2 dimensions here (``Tensor.matmul`` turns 1-D vectors into
+    matrices and back). Leading "batch" dimensions broadcast, so each gradient is summed back
+    to its input's shape.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        grad_a = unbroadcast(grad @ b.transpose(-1, -2), a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(a.transpose(-1, -2) @ grad, b.shape) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
