@@ -3,6 +3,7 @@
 This file only hands names on; everything is defined in the modules it imports from.
 """
 
+from . import nn, optim
 from .autograd import Context, Function, enable_grad, grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .random import manual_seed
@@ -25,7 +26,9 @@ __all__ = [
     "matmul",
     "maximum",
     "minimum",
+    "nn",
     "no_grad",
+    "optim",
     "stack",
     "where",
 ]
