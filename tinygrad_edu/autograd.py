@@ -123,7 +123,7 @@ class Context:
 
     def _as_graph_tensor(self, value: Any, output: Tensor | None, tensor_type: type) -> Any:
         """Map a saved array back to the Tensor it came from (input or output), else wrap it."""
-        if not isinstance(value, np.ndarray):
+        if not isinstance(value, (np.ndarray, np.generic)):
             return value
         for x in self.inputs:
             if isinstance(x, tensor_type) and x.data is value:
@@ -162,7 +162,11 @@ class Function:
         arrays = [x.data if isinstance(x, Tensor) else x for x in args]
         result = cls.forward(ctx, *arrays, **options)
         if not isinstance(result, np.ndarray):
-            result = np.asarray(result)
+            # numpy gives 0-d results as scalars (np.exp of a 0-d array is an np.float64). If
+            # forward saved that scalar, point the saved value at the array the output holds,
+            # so saved_tensors gives back the output Tensor and higher derivatives stay right.
+            returned, result = result, np.asarray(result)
+            ctx._saved = tuple(result if value is returned else value for value in ctx._saved)
         requires_grad = _grad_enabled and any(ctx.needs_input_grad)
         output = Tensor._from_op(result, requires_grad=requires_grad)
         if requires_grad:
@@ -201,6 +205,16 @@ def _topological_order(roots: Iterable[Tensor]) -> list[Tensor]:
     return order
 
 
+def _leading_to(order: list[Tensor], targets: set[int]) -> set[int]:
+    """The ids of the tensors in ``order`` with a path back to a target (targets included)."""
+    leads: set[int] = set()
+    for node in order:  # each tensor comes after the tensors it was computed from
+        inputs = node.grad_fn.inputs if node.grad_fn is not None else ()
+        if id(node) in targets or any(id(x) in leads for x in inputs):
+            leads.add(id(node))
+    return leads
+
+
 def _is_tensor(value: Any) -> bool:
     from .tensor import Tensor
 
@@ -235,12 +249,16 @@ def run_backward(
 
     capture_ids = None if capture is None else {id(t) for t in capture}
     pending: dict[int, Tensor] = {}
-    for output, grad in zip(outputs, grad_outputs):
+    for output, grad in zip(outputs, grad_outputs, strict=True):
         pending[id(output)] = pending[id(output)] + grad if id(output) in pending else grad
     captured: dict[int, Tensor] = {}
+    order = _topological_order(outputs)
+    # grad() runs only the nodes on a path to a captured tensor: the rest of the graph is
+    # neither computed nor freed, so another backward can still go through it
+    leads = None if capture_ids is None else _leading_to(order, capture_ids)
 
     with _GradMode(create_graph):
-        for node in reversed(_topological_order(outputs)):
+        for node in reversed(order):
             grad = pending.pop(id(node), None)
             if grad is None:
                 continue
@@ -250,14 +268,14 @@ def run_backward(
             elif node.grad_fn is None or node._retains_grad:
                 node._accumulate_grad(grad)
             ctx = node.grad_fn
-            if ctx is None:
+            if ctx is None or (leads is not None and not any(id(x) in leads for x in ctx.inputs)):
                 continue
             input_grads = _as_tuple(
                 ctx.function.backward(ctx, grad), len(ctx.inputs), ctx.name
             )
             if not retain_graph:
                 ctx.free()
-            for parent, parent_grad in zip(ctx.inputs, input_grads):
+            for parent, parent_grad in zip(ctx.inputs, input_grads, strict=True):
                 if parent_grad is None or not isinstance(parent, Tensor):
                     continue
                 if not parent.requires_grad:
@@ -268,6 +286,11 @@ def run_backward(
                     raise RuntimeError(
                         f"{ctx.name}.backward returned a gradient of shape {parent_grad.shape} "
                         f"for an input of shape {parent.shape}; they must match"
+                    )
+                if parent_grad.dtype != parent.dtype:
+                    raise RuntimeError(
+                        f"{ctx.name}.backward returned a {parent_grad.dtype} gradient for a "
+                        f"{parent.dtype} input of shape {parent.shape}; they must match"
                     )
                 key = id(parent)
                 pending[key] = pending[key] + parent_grad if key in pending else parent_grad
@@ -302,9 +325,9 @@ def grad(
         if not isinstance(x, Tensor) or not x.requires_grad:
             raise RuntimeError("grad: every input must be a Tensor with requires_grad=True")
     seeds = [
-        _initial_grad(out, g, "grad") for out, g in zip(outputs, grad_outputs)
+        _initial_grad(out, g, "grad") for out, g in zip(outputs, grad_outputs, strict=True)
     ]
-    usable = [(o, s) for o, s in zip(outputs, seeds) if o.requires_grad]
+    usable = [(o, s) for o, s in zip(outputs, seeds, strict=True) if o.requires_grad]
     if not usable and not allow_unused:
         raise RuntimeError("grad: none of the outputs requires grad, so no graph leads to inputs")
     retain = create_graph if retain_graph is None else retain_graph
@@ -339,5 +362,10 @@ def _initial_grad(output: Tensor, gradient: Any, op: str) -> Tensor:
     if gradient.shape != output.shape:
         raise ValueError(
             f"{op}: gradient has shape {gradient.shape} but the output has shape {output.shape}"
+        )
+    if gradient.dtype != output.dtype:
+        raise TypeError(
+            f"{op}: gradient has dtype {gradient.dtype} but the output (shape {output.shape}) "
+            f"has dtype {output.dtype}; convert it with .astype(...)"
         )
     return gradient

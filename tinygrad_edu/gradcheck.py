@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .autograd import enable_grad, grad, no_grad
+from .autograd import enable_grad, grad
 from .tensor import Tensor
 
 
@@ -68,7 +68,8 @@ class GradcheckResult:
         worst = sorted(self.mismatches, key=lambda m: -m.abs_error)[:shown]
         lines = [
             f"{self.what} check failed: {len(self.mismatches)} of {self.checked} Jacobian entries "
-            f"differ by more than atol + rtol * |numerical| (atol={self.atol:g}, rtol={self.rtol:g})",
+            "differ by more than atol + rtol * |numerical| "
+            f"(atol={self.atol:g}, rtol={self.rtol:g})",
             f"  {'input':>5} {'input element':>15} {'output':>6} {'output element':>15} "
             f"{'analytic':>12} {'numerical':>12} {'abs error':>10} {'rel error':>10}",
         ]
@@ -82,7 +83,9 @@ class GradcheckResult:
 
 
 def _as_tuple(value) -> tuple:
-    return value if isinstance(value, tuple) else tuple(value) if isinstance(value, list) else (value,)
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,)
 
 
 def _outputs(fn: Callable, inputs: Sequence) -> tuple[Tensor, ...]:
@@ -108,7 +111,7 @@ def _check_inputs(inputs: tuple, what: str) -> list[int]:
 
 
 def _numerical_jacobians(fn, inputs, positions, outputs, eps) -> dict[int, list[np.ndarray]]:
-    """Central differences; returns, per input position, one (out_size, in_size) block per output."""
+    """Central differences: per input position, one (out_size, in_size) block per output."""
     jacobians = {}
     for position in positions:
         x = inputs[position]
@@ -117,16 +120,15 @@ def _numerical_jacobians(fn, inputs, positions, outputs, eps) -> dict[int, list[
         flat = x.data.reshape(-1)
         blocks = [np.zeros((out.size, x.size)) for out in outputs]
         try:
-            with no_grad():
-                for j in range(x.size):
-                    saved = flat[j]
-                    flat[j] = saved + eps
-                    plus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
-                    flat[j] = saved - eps
-                    minus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
-                    flat[j] = saved
-                    for block, p, m in zip(blocks, plus, minus):
-                        block[:, j] = (p - m) / (2 * eps)
+            for j in range(x.size):
+                saved = flat[j]
+                flat[j] = saved + eps
+                plus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+                flat[j] = saved - eps
+                minus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+                flat[j] = saved
+                for block, p, m in zip(blocks, plus, minus, strict=True):
+                    block[:, j] = (p - m) / (2 * eps)
         finally:
             x.data = original
         jacobians[position] = blocks
@@ -145,15 +147,20 @@ def _analytic_jacobians(inputs, positions, outputs) -> dict[int, list[np.ndarray
             one_hot[i] = 1
             grads = grad(out, differentiable, Tensor(one_hot.reshape(out.shape)),
                          retain_graph=True, allow_unused=True)
-            for position, g in zip(positions, grads):
+            for position, g in zip(positions, grads, strict=True):
                 if g is not None:
                     jacobians[position][k][i] = g.data.reshape(-1)
     return jacobians
 
 
+@enable_grad()  # the analytic side needs the graph, and fn may itself differentiate
 def check_gradients(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
                     rtol: float = 1e-3, what: str = "gradient") -> GradcheckResult:
-    """Compare analytic and numerical Jacobians of ``fn`` and return what was found."""
+    """Compare analytic and numerical Jacobians of ``fn`` and return what was found.
+
+    ``fn`` runs with grad mode on, even inside ``no_grad``: the analytic Jacobian needs its
+    graph, and a function that takes gradients itself (a gradient penalty) needs it too.
+    """
     inputs = _as_tuple(inputs)
     positions = _check_inputs(inputs, "gradcheck")
     outputs = _outputs(fn, inputs)
@@ -169,7 +176,7 @@ def check_gradients(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5,
                 continue
             max_abs = max(max_abs, float(error.max()))
             max_rel = max(max_rel, float((error / np.maximum(np.abs(n), 1e-12)).max()))
-            for i, j in zip(*np.nonzero(~(error <= atol + rtol * np.abs(n)))):
+            for i, j in zip(*np.nonzero(~(error <= atol + rtol * np.abs(n))), strict=True):
                 output_element = tuple(int(v) for v in np.unravel_index(i, out.shape))
                 input_element = tuple(int(v) for v in np.unravel_index(j, inputs[position].shape))
                 mismatches.append(Mismatch(position, k, output_element, input_element,
@@ -211,13 +218,16 @@ def first_derivative(fn: Callable, inputs, grad_outputs=None) -> tuple[Callable,
     @enable_grad()  # it differentiates fn, so it needs the graph even inside no_grad
     def vector_jacobian_product(*args):
         outs = _outputs(fn, args[:count])
-        pairs = [(o, v) for o, v in zip(outs, args[count:]) if o.requires_grad]
+        pairs = [(o, v) for o, v in zip(outs, args[count:], strict=True) if o.requires_grad]
         differentiable = [args[p] for p in positions]
         if not pairs:
             return tuple(Tensor.zeros_like(x) for x in differentiable)
         grads = grad([o for o, _ in pairs], differentiable, [v for _, v in pairs],
                      create_graph=True, allow_unused=True)
-        return tuple(Tensor.zeros_like(x) if g is None else g for x, g in zip(differentiable, grads))
+        return tuple(
+            Tensor.zeros_like(x) if g is None else g
+            for x, g in zip(differentiable, grads, strict=True)
+        )
 
     return vector_jacobian_product, inputs + grad_outputs
 

@@ -30,8 +30,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             dtype = np.dtype(dtype)
         except TypeError:
             raise TypeError(f"Tensor: {dtype!r} is not a dtype") from None
-        return np.asarray(data, dtype=dtype)
-    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data, dtype=dtype)
+    elif isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data)
     else:
         array = np.asarray(data)
@@ -148,7 +148,9 @@ class Tensor:
     def item(self) -> Number:
         """The single value of a one-element tensor as a Python number."""
         if self.size != 1:
-            raise ValueError(f"item: only one-element tensors convert, this one has shape {self.shape}")
+            raise ValueError(
+                f"item: only one-element tensors convert, this one has shape {self.shape}"
+            )
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -441,10 +443,16 @@ class Tensor:
             correction: int = 1) -> Tensor:
         """Variance, sum((x - mean)^2) / (n - correction); PyTorch's default correction=1."""
         count = int(np.prod([self.shape[a] for a in normalize_axes(axis, self.ndim, "var")]))
+        if count - correction <= 0:
+            raise ValueError(
+                f"var: {count} element(s) per result leave no degrees of freedom with "
+                f"correction={correction} (shape {self.shape}, axis={axis!r})"
+            )
         centred = self - self.mean(axis=axis, keepdims=True)
         return (centred * centred).sum(axis=axis, keepdims=keepdims) * (1.0 / (count - correction))
 
-    def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    def logsumexp(self, axis: int | tuple[int, ...] | None = None,
+                  keepdims: bool = False) -> Tensor:
         return R.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
 
     def softmax(self, axis: int = -1) -> Tensor:
@@ -467,7 +475,8 @@ class Tensor:
         dims = _shape(dims)
         if len(dims) != self.ndim:
             raise ValueError(
-                f"permute: got {len(dims)} dims {dims} for a tensor with {self.ndim} axes {self.shape}"
+                f"permute: got {len(dims)} dims {dims} for a tensor with {self.ndim} axes "
+                f"{self.shape}"
             )
         return M.Permute.apply(self, dims=dims)
 
@@ -486,17 +495,22 @@ class Tensor:
         """Merge axes start_dim..end_dim into one (PyTorch's names and defaults)."""
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        (start,), (end,) = (normalize_axes(d, self.ndim, "flatten") for d in (start_dim, end_dim))
+        if start > end:
+            raise ValueError(
+                f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                f"for shape {self.shape}"
+            )
         merged = int(np.prod(self.shape[start : end + 1]))
         return self.reshape(*self.shape[:start], merged, *self.shape[end + 1 :])
 
     def squeeze(self, axis: int | None = None) -> Tensor:
         if axis is None:
             return self.reshape(*[n for n in self.shape if n != 1])
-        axis %= max(self.ndim, 1)
-        if self.shape[axis] != 1:
+        axes = normalize_axes(axis, self.ndim, "squeeze")  # () for a 0-d tensor
+        if not axes or self.shape[axes[0]] != 1:
             return self
-        return self.reshape(*self.shape[:axis], *self.shape[axis + 1 :])
+        return self.reshape(*self.shape[: axes[0]], *self.shape[axes[0] + 1 :])
 
     def unsqueeze(self, axis: int) -> Tensor:
         if not -self.ndim - 1 <= axis <= self.ndim:
@@ -524,7 +538,13 @@ class Tensor:
 
     def pad(self, pad_width: int | Sequence, value: Number = 0.0) -> Tensor:
         """Constant padding with numpy's ``pad_width``: an int, or (before, after) per axis."""
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.ndim, 2))
+        try:
+            widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.ndim, 2))
+        except ValueError:
+            raise ValueError(
+                f"pad: pad_width {pad_width!r} does not fit a tensor of shape {self.shape}; give "
+                "an int, one (before, after) pair, or one pair per axis"
+            ) from None
         if (widths < 0).any():
             raise ValueError(f"pad: negative pad_width {pad_width!r} for shape {self.shape}")
         return M.Pad.apply(self, pad_width=tuple(map(tuple, widths.tolist())), value=value)
@@ -554,11 +574,14 @@ def _index(index: Any) -> Any:
 # ------------------------------------------------------------------------ module-level ops
 
 
-def matmul(a: Tensor, b: Any) -> Tensor:
+def matmul(a: Tensor | np.ndarray, b: Any) -> Tensor:
     """``a @ b`` with numpy's rules; a 1-D operand is a vector and its axis is dropped after."""
+    a, b = _pair(a, b, "matmul")
     b = a._operand(b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: operands must have at least 1 dimension, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"matmul: operands must have at least 1 dimension, got {a.shape} and {b.shape}"
+        )
     a2 = a.reshape(1, a.shape[0]) if a.ndim == 1 else a
     b2 = b.reshape(b.shape[0], 1) if b.ndim == 1 else b
     if a2.shape[-1] != b2.shape[-2]:

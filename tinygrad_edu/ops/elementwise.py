@@ -179,7 +179,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
+        y = np.exp(-np.logaddexp(0, -x))
         ctx.save_for_backward(y)
         return y
 

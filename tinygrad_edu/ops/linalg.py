@@ -24,6 +24,9 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        grad_a = unbroadcast(grad @ b.transpose(-1, -2), a.shape) if ctx.needs_input_grad[0] else None
-        grad_b = unbroadcast(a.transpose(-1, -2) @ grad, b.shape) if ctx.needs_input_grad[1] else None
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = unbroadcast(grad @ b.transpose(-1, -2), a.shape)
+        if ctx.needs_input_grad[1]:
+            grad_b = unbroadcast(a.transpose(-1, -2) @ grad, b.shape)
         return grad_a, grad_b

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from .broadcast import unbroadcast
+from .broadcast import normalize_axes, unbroadcast
 
 
 class Reshape(Function):
@@ -37,7 +37,8 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, dims=()):
-        if sorted(int(d) % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        in_range = all(-x.ndim <= int(d) < x.ndim for d in dims)
+        if not in_range or sorted(int(d) % x.ndim for d in dims) != list(range(x.ndim)):
             raise ValueError(
                 f"permute: dims {tuple(dims)} are not a reordering of the {x.ndim} axes "
                 f"of a tensor of shape {x.shape}"
@@ -59,7 +60,9 @@ class Expand(Function):
         try:
             return np.broadcast_to(x, shape)
         except ValueError:
-            raise ValueError(f"expand: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
+            raise ValueError(
+                f"expand: cannot broadcast shape {x.shape} to {tuple(shape)}"
+            ) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -112,7 +115,8 @@ class Pad(Function):
     @staticmethod
     def forward(ctx, x, pad_width=(), value=0.0):
         ctx.inside = tuple(
-            slice(before, before + size) for (before, _), size in zip(pad_width, x.shape)
+            slice(before, before + size)
+            for (before, _), size in zip(pad_width, x.shape, strict=True)
         )
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
@@ -145,9 +149,9 @@ class Flip(Function):
     """y = x reversed along axes       dL/dx = dL/dy reversed along the same axes"""
 
     @staticmethod
-    def forward(ctx, x, axis=()):
-        ctx.axis = axis
-        return np.flip(x, axis).copy()
+    def forward(ctx, x, axis=None):
+        ctx.axis = normalize_axes(axis, x.ndim, "flip")
+        return np.flip(x, ctx.axis).copy()
 
     @staticmethod
     def backward(ctx, grad):
@@ -170,9 +174,12 @@ def check_same(tensors: list[Tensor], op: str, axis: int) -> int:
         raise np.exceptions.AxisError(f"{op}: axis {axis} is out of range for {ndim} dimensions")
     axis %= ndim
     shapes = [t.shape for t in tensors]
+    others = first.shape[:axis] + first.shape[axis + 1 :]
     for shape in shapes:
         if len(shape) != first.ndim or (
             op == "stack" and shape != first.shape
-        ) or (op == "cat" and shape[:axis] + shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]):
-            raise ValueError(f"{op}: shapes {shapes} do not match along the other axes (axis={axis})")
+        ) or (op == "cat" and shape[:axis] + shape[axis + 1 :] != others):
+            raise ValueError(
+                f"{op}: shapes {shapes} do not match along the other axes (axis={axis})"
+            )
     return axis

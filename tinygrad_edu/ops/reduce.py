@@ -67,8 +67,8 @@ class Max(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.axes = _reduce_setup(ctx, x, axis, "max")
-        if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        if any(x.shape[a] == 0 for a in ctx.axes):
+            raise ValueError(f"max: cannot reduce over an empty axis (shape {x.shape})")
         y = np.max(x, axis=ctx.axes, keepdims=keepdims)
         ctx.save_for_backward(x, y)
         return y
@@ -82,8 +82,8 @@ class Min(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.axes = _reduce_setup(ctx, x, axis, "min")
-        if x.size == 0:
-            raise ValueError(f"min: cannot reduce an empty tensor of shape {x.shape}")
+        if any(x.shape[a] == 0 for a in ctx.axes):
+            raise ValueError(f"min: cannot reduce over an empty axis (shape {x.shape})")
         y = np.min(x, axis=ctx.axes, keepdims=keepdims)
         ctx.save_for_backward(x, y)
         return y

@@ -27,7 +27,7 @@ __all__ = [
 
 def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
            max_side: int = 4) -> st.SearchStrategy[tuple[int, ...]]:
-    """Array shapes, scalars (``()``) included when ``min_dims=0``; ``min_side=0`` allows empty axes."""
+    """Array shapes; scalars (``()``) come with ``min_dims=0``, empty axes with ``min_side=0``."""
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
                             max_side=max_side)
 
@@ -35,7 +35,7 @@ def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
 def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int = 3,
                          min_side: int = 1, max_side: int = 4
                          ) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
-    """``num_shapes`` shapes that numpy can broadcast together (size-1 and missing axes included)."""
+    """``num_shapes`` shapes that numpy broadcasts together (size-1 and missing axes included)."""
     return hnp.mutually_broadcastable_shapes(
         num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side,
         max_side=max_side,
@@ -58,14 +58,22 @@ def tensors(shape: tuple[int, ...] | st.SearchStrategy | None = None, dtype=np.f
     """Tensors of a fixed or drawn ``shape`` (default: ``shapes()``).
 
     ``elements`` overrides the value strategy; otherwise values come from :func:`floats` with
-    ``min_value``, ``max_value``, ``avoid`` and ``margin``. ``unique=True`` draws distinct values
+    ``min_value``, ``max_value``, ``avoid`` and ``margin`` (integers in that range for an integer
+    ``dtype``, True/False for bool). ``unique=True`` draws distinct values
     (no ties, for max/min and max pooling). ``requires_grad`` is only set on float tensors.
     """
     if shape is None:
         shape = shapes()
-    if elements is None:
-        elements = floats(min_value, max_value, avoid, margin)
     dtype = np.dtype(dtype)
+    if elements is None and dtype.kind == "b":
+        elements = st.booleans()
+    elif elements is None and dtype.kind in "iu":
+        # floats would not fit an integer dtype; keep the same range and avoided points
+        elements = st.integers(int(np.ceil(min_value)), int(np.floor(max_value))).filter(
+            lambda v: all(abs(v - point) >= margin for point in avoid)
+        )
+    elif elements is None:
+        elements = floats(min_value, max_value, avoid, margin)
     return hnp.arrays(dtype, shape, elements=elements, unique=unique).map(
         lambda array: Tensor(array, requires_grad=requires_grad and dtype.kind == "f")
     )
@@ -73,7 +81,7 @@ def tensors(shape: tuple[int, ...] | st.SearchStrategy | None = None, dtype=np.f
 
 @st.composite
 def reduction_axes(draw, ndim: int) -> None | int | tuple[int, ...]:
-    """An ``axis`` argument for a tensor with ``ndim`` axes: None, an int (maybe negative) or a tuple."""
+    """An ``axis`` for a tensor with ``ndim`` axes: None, an int (maybe negative) or a tuple."""
     if ndim == 0:
         return draw(st.sampled_from([None, (), 0, -1]))
     kind = draw(st.sampled_from(["none", "int", "tuple"]))

@@ -1,0 +1,1 @@
+"""Tests of the backward rules in tinygrad_edu/ops, one file per op family."""
