@@ -7,6 +7,7 @@ comparison measures only the fast kernel's own rounding.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -130,6 +131,20 @@ def test_results_are_fresh_arrays(run):
     np.testing.assert_array_equal(second, kept)
     for array in (x, weight, grad_out):
         assert not np.shares_memory(second, array)
+
+
+@pytest.mark.parametrize("run", PASSES)
+def test_results_do_not_depend_on_the_number_of_threads(run):
+    """Each output element is summed by one task in a fixed order: bitwise reproducible."""
+    geometry = ((9, 3, 7, 6), (5, 3, 3, 2), (1, 1), (1, 0), (1, 1))
+    x, weight, grad_out = random_problem(*geometry, seed=6, dtype=np.float32)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = run(conv, x, weight, grad_out, geometry[2:])
+    finally:
+        numba.set_num_threads(threads)
+    np.testing.assert_array_equal(run(conv, x, weight, grad_out, geometry[2:]), single)
 
 
 @pytest.mark.parametrize(

@@ -230,8 +230,12 @@ def test_backward_rejects_indices_outside_the_plane_or_of_the_wrong_shape():
         pool.max_pool2d_backward(grad_out, np.full((1, 1, 2, 2), -1), (1, 1, 4, 4))
     with pytest.raises(ValueError, match=r"max_pool2d_backward: indices must have shape"):
         pool.max_pool2d_backward(grad_out, np.zeros((1, 1, 2, 3), np.int64), (1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"max_pool2d_backward: grad_out .* same N and C"):
+        pool.max_pool2d_backward(grad_out, np.zeros((1, 1, 2, 2), np.int64), (2, 1, 4, 4))
     with pytest.raises(ValueError, match=r"max_pool2d_gather: indices must lie in"):
         pool.max_pool2d_gather(np.ones((1, 1, 4, 4)), np.full((1, 1, 2, 2), 99))
+    with pytest.raises(TypeError, match=r"max_pool2d_gather: indices must be integers"):
+        pool.max_pool2d_gather(np.ones((1, 1, 4, 4)), np.zeros((1, 1, 2, 2)))
 
 
 def test_avg_backward_rejects_grad_out_of_the_wrong_shape():

@@ -19,22 +19,25 @@ second layer):
     out_rows[o, i, :] += weight[o, c, kh, kw] * rows[c, i*sh + kh*dh, kw*dw*N : kw*dw*N + OW*N]
 
 With stride sw > 1 the output columns no longer read evenly spaced input columns, so the run
-splits into OW runs of N values (one per output column); nothing else changes.
+splits into OW runs of N values (one per output column); nothing else changes. Each tap
+t = (c, kh, kw) reads at a fixed offset from its window's start (:func:`_tap_offsets`), so the
+kernels loop over a flat list of taps, four at a time, whatever channel and row they are in.
 
-Three more tricks, each worth about 1.5x at LeNet sizes:
+What makes the innermost loop fast, measured at LeNet sizes:
 
-* Register blocking: the innermost loop updates two output rows from four input runs, so each
-  loaded input value feeds two multiply-adds and each stored sum took four
+* Register blocking (1.5x): the innermost loop updates two output rows from four input runs,
+  so each loaded input value feeds two multiply-adds and each stored sum took four
   (:func:`_madd_2x4`). Loads and stores, not arithmetic, are what bound these loops.
-* ``fastmath={"contract"}`` lets LLVM fuse ``a * b + c`` into one FMA instruction (one rounding
-  instead of two; the result is at least as accurate). The weight gradient, a long dot product,
-  also allows ``reassoc`` so LLVM may keep eight partial sums in SIMD lanes.
-* No BLAS: im2col + matmul was slower here (the column matrix costs more to write than the
-  matmul saves), and BLAS threads fight Numba's for the same cores (see docs/kernels.md).
+* ``fastmath={"contract"}`` (1.1x) lets LLVM fuse ``a * b + c`` into one FMA instruction (one
+  rounding instead of two: at least as accurate). The weight gradient, a long dot product,
+  also allows ``reassoc`` so that LLVM may keep its sums in SIMD lanes at all.
+* No BLAS: im2col + matmul was 4 to 9 times slower here (the column matrix costs more to write
+  than the matmul saves), and BLAS threads fight Numba's for the cores (docs/kernels.md).
 
-Each pass is one transpose into batch-last rows plus one parallel kernel that writes the NCHW
-result directly. ``prange`` splits over (output channel pair, output row) and similar tasks,
-which gives dozens of independent tasks even for a batch of one.
+Each pass is one copy into batch-last rows plus one parallel kernel that writes the NCHW result
+directly. ``prange`` splits the work into tasks that each own what they write (an output
+channel pair and row, an input channel pair and row, or an output channel pair and four taps),
+so there are no locks, no races, and results do not depend on the number of threads.
 """
 
 from __future__ import annotations
@@ -147,7 +150,27 @@ def _runs(out_width, batch, stride_w):
     return out_width, batch
 
 
-# --- the two inner loops everything is built from -------------------------------------------
+# --- the inner loops everything is built from --------------------------------------------
+
+
+@njit(cache=True)
+def _tap_offsets(rows, batch, kernel_height, kernel_width, dil_h, dil_w):
+    """Where each kernel tap t = (c, kh, kw), in weight order, starts reading the flattened
+    batch-last rows, relative to where its window starts: row c*Hp + kh*dh, column kw*dw."""
+    in_channels, padded_height, row_length = rows.shape
+    offsets = np.empty(in_channels * kernel_height * kernel_width, np.int64)
+    for c in range(in_channels):
+        for kh in range(kernel_height):
+            for kw in range(kernel_width):
+                t = (c * kernel_height + kh) * kernel_width + kw
+                offsets[t] = (c * padded_height + kh * dil_h) * row_length + kw * dil_w * batch
+    return offsets
+
+
+@njit(cache=True)
+def _run(flat, start, length):
+    """The contiguous run flat[start : start + length]."""
+    return flat[start : start + length]
 
 
 @njit(cache=True, fastmath=_FMA)
@@ -167,134 +190,6 @@ def _madd_2x1(y0, y1, x0, a0, b0):
     for q in range(y0.shape[0]):
         y0[q] += a0 * x0[q]
         y1[q] += b0 * x0[q]
-
-
-# --- forward ----------------------------------------------------------------------------------
-
-
-@njit(parallel=True, cache=True, fastmath=_FMA)
-def _forward_kernel(rows, weight, batch, out_height, out_width, stride_h, stride_w, dil_h, dil_w):
-    in_channels = rows.shape[0]
-    out_channels, _, kernel_height, kernel_width = weight.shape
-    out = np.empty((batch, out_channels, out_height, out_width), rows.dtype)
-    runs, run_length = _runs(out_width, batch, stride_w)
-    tap_step = dil_w * batch  # distance between neighbouring kernel columns in a row
-    blocked_width = kernel_width - kernel_width % 4  # kernel columns done four at a time
-    channel_pairs = (out_channels + 1) // 2
-    for task in prange(channel_pairs * out_height):
-        pair, i = task // out_height, task % out_height
-        # Two output channels share every input load. With an odd count the last pair is
-        # (O-1, O-1): computed twice, which is simpler than a one-channel copy of the loop.
-        o0 = 2 * pair
-        o1 = min(o0 + 1, out_channels - 1)
-        sums0 = np.zeros(out_width * batch, rows.dtype)
-        sums1 = np.zeros(out_width * batch, rows.dtype)
-        for run in range(runs):
-            out_start = run * run_length
-            y0 = sums0[out_start : out_start + run_length]
-            y1 = sums1[out_start : out_start + run_length]
-            for c in range(in_channels):
-                for kh in range(kernel_height):
-                    row = rows[c, i * stride_h + kh * dil_h]
-                    for kw in range(0, blocked_width, 4):
-                        s = (run * stride_w + kw * dil_w) * batch
-                        _madd_2x4(
-                            y0,
-                            y1,
-                            row[s : s + run_length],
-                            row[s + tap_step : s + tap_step + run_length],
-                            row[s + 2 * tap_step : s + 2 * tap_step + run_length],
-                            row[s + 3 * tap_step : s + 3 * tap_step + run_length],
-                            weight[o0, c, kh, kw : kw + 4],
-                            weight[o1, c, kh, kw : kw + 4],
-                        )
-                    for kw in range(blocked_width, kernel_width):
-                        s = (run * stride_w + kw * dil_w) * batch
-                        x0 = row[s : s + run_length]
-                        _madd_2x1(y0, y1, x0, weight[o0, c, kh, kw], weight[o1, c, kh, kw])
-        # Back from (column, sample) order to NCHW.
-        for n in range(batch):
-            for j in range(out_width):
-                out[n, o0, i, j] = sums0[j * batch + n]
-                out[n, o1, i, j] = sums1[j * batch + n]
-    return out
-
-
-# --- gradient of the input ------------------------------------------------------------------
-
-
-@njit(parallel=True, cache=True, fastmath=_FMA)
-def _grad_input_kernel(
-    grad_rows,
-    weight_by_input,
-    batch,
-    height,
-    width,
-    out_width,
-    stride_h,
-    stride_w,
-    pad_h,
-    pad_w,
-    dil_h,
-    dil_w,
-):
-    """The forward's data flow reversed: each output-gradient row is scattered back, scaled by
-    the tap's weight, onto the input row that tap read. One task owns one (channel pair, input
-    row), so no two tasks ever add into the same place."""
-    out_channels, out_height, _ = grad_rows.shape
-    in_channels, kernel_height, kernel_width, _ = weight_by_input.shape
-    padded_width = width + 2 * pad_w
-    grad_input = np.empty((batch, in_channels, height, width), grad_rows.dtype)
-    runs, run_length = _runs(out_width, batch, stride_w)
-    blocked_channels = out_channels - out_channels % 4  # output channels done four at a time
-    channel_pairs = (in_channels + 1) // 2
-    for task in prange(channel_pairs * height):
-        pair, h = task // height, task % height
-        c0 = 2 * pair
-        c1 = min(c0 + 1, in_channels - 1)
-        sums0 = np.zeros(padded_width * batch, grad_rows.dtype)
-        sums1 = np.zeros(padded_width * batch, grad_rows.dtype)
-        padded_row = h + pad_h
-        for kh in range(kernel_height):
-            # Which output row i read this input row with kernel row kh? i*sh + kh*dh == row.
-            offset = padded_row - kh * dil_h
-            if offset < 0 or offset % stride_h != 0 or offset // stride_h >= out_height:
-                continue
-            i = offset // stride_h
-            for kw in range(kernel_width):
-                for run in range(runs):
-                    s = (run * stride_w + kw * dil_w) * batch  # where this tap's run landed
-                    y0 = sums0[s : s + run_length]
-                    y1 = sums1[s : s + run_length]
-                    g = run * run_length
-                    for o in range(0, blocked_channels, 4):
-                        _madd_2x4(
-                            y0,
-                            y1,
-                            grad_rows[o, i, g : g + run_length],
-                            grad_rows[o + 1, i, g : g + run_length],
-                            grad_rows[o + 2, i, g : g + run_length],
-                            grad_rows[o + 3, i, g : g + run_length],
-                            weight_by_input[c0, kh, kw, o : o + 4],
-                            weight_by_input[c1, kh, kw, o : o + 4],
-                        )
-                    for o in range(blocked_channels, out_channels):
-                        _madd_2x1(
-                            y0,
-                            y1,
-                            grad_rows[o, i, g : g + run_length],
-                            weight_by_input[c0, kh, kw, o],
-                            weight_by_input[c1, kh, kw, o],
-                        )
-        # Drop the padding columns and go back to NCHW.
-        for n in range(batch):
-            for w in range(width):
-                grad_input[n, c0, h, w] = sums0[(pad_w + w) * batch + n]
-                grad_input[n, c1, h, w] = sums1[(pad_w + w) * batch + n]
-    return grad_input
-
-
-# --- gradient of the weight -----------------------------------------------------------------
 
 
 @njit(cache=True, fastmath=_FMA_AND_REORDERED_SUMS)
@@ -327,61 +222,178 @@ def _dot_2x1(g0, g1, x0):
     return s0, s1
 
 
+# --- forward ----------------------------------------------------------------------------------
+
+
+@njit(parallel=True, cache=True, fastmath=_FMA)
+def _forward_kernel(rows, weight, batch, out_height, out_width, stride_h, stride_w, dil_h, dil_w):
+    """out_rows[o, i] = sum over taps t of weight[o, t] * (the run tap t reads for row i),
+    two output channels and four taps at a time. One task owns one (channel pair, output row)."""
+    in_channels, padded_height, row_length = rows.shape
+    out_channels, _, kernel_height, kernel_width = weight.shape
+    flat = rows.reshape(rows.size)
+    weights = weight.reshape(out_channels, in_channels * kernel_height * kernel_width)
+    offsets = _tap_offsets(rows, batch, kernel_height, kernel_width, dil_h, dil_w)
+    taps = offsets.shape[0]
+    blocked_taps = taps - taps % 4
+    runs, run_length = _runs(out_width, batch, stride_w)
+    out = np.empty((batch, out_channels, out_height, out_width), rows.dtype)
+    channel_pairs = (out_channels + 1) // 2
+    for task in prange(channel_pairs * out_height):
+        pair, i = task // out_height, task % out_height
+        # Two output channels share every input load. With an odd count the last pair is
+        # (O-1, O-1): computed twice, which is simpler than a one-channel copy of the loop.
+        o0 = 2 * pair
+        o1 = min(o0 + 1, out_channels - 1)
+        sums0 = np.zeros(out_width * batch, rows.dtype)
+        sums1 = np.zeros(out_width * batch, rows.dtype)
+        for run in range(runs):
+            y0 = _run(sums0, run * run_length, run_length)
+            y1 = _run(sums1, run * run_length, run_length)
+            window = i * stride_h * row_length + run * stride_w * batch  # tap (0, 0, 0) reads here
+            for t in range(0, blocked_taps, 4):
+                _madd_2x4(
+                    y0,
+                    y1,
+                    _run(flat, window + offsets[t], run_length),
+                    _run(flat, window + offsets[t + 1], run_length),
+                    _run(flat, window + offsets[t + 2], run_length),
+                    _run(flat, window + offsets[t + 3], run_length),
+                    weights[o0, t : t + 4],
+                    weights[o1, t : t + 4],
+                )
+            for t in range(blocked_taps, taps):
+                x0 = _run(flat, window + offsets[t], run_length)
+                _madd_2x1(y0, y1, x0, weights[o0, t], weights[o1, t])
+        # Back from (column, sample) order to NCHW.
+        for n in range(batch):
+            for j in range(out_width):
+                out[n, o0, i, j] = sums0[j * batch + n]
+                out[n, o1, i, j] = sums1[j * batch + n]
+    return out
+
+
+# --- gradient of the input ------------------------------------------------------------------
+
+
+@njit(parallel=True, cache=True, fastmath=_FMA)
+def _grad_input_kernel(
+    grad_rows,
+    weight_by_input,
+    batch,
+    height,
+    width,
+    out_width,
+    stride_h,
+    stride_w,
+    pad_h,
+    pad_w,
+    dil_h,
+    dil_w,
+):
+    """The forward's data flow reversed: each output-gradient run is added back, scaled by the
+    tap's weight, onto the input run that tap read. One task owns one (input channel pair,
+    input row), so no two tasks ever add into the same place; four output channels at a time
+    feed both channels of the pair."""
+    out_channels, out_height, _ = grad_rows.shape
+    in_channels, kernel_height, kernel_width, _ = weight_by_input.shape
+    row_length = (width + 2 * pad_w) * batch
+    runs, run_length = _runs(out_width, batch, stride_w)
+    blocked_channels = out_channels - out_channels % 4
+    grad_input = np.empty((batch, in_channels, height, width), grad_rows.dtype)
+    channel_pairs = (in_channels + 1) // 2
+    for task in prange(channel_pairs * height):
+        pair, h = task // height, task % height
+        c0 = 2 * pair
+        c1 = min(c0 + 1, in_channels - 1)  # odd count: the last channel is done twice
+        sums0 = np.zeros(row_length, grad_rows.dtype)
+        sums1 = np.zeros(row_length, grad_rows.dtype)
+        for kh in range(kernel_height):
+            # Which output row i read this (padded) input row with kernel row kh?
+            # The one with i*sh + kh*dh == h + ph, if there is one.
+            offset = h + pad_h - kh * dil_h
+            if offset < 0 or offset % stride_h != 0 or offset // stride_h >= out_height:
+                continue
+            i = offset // stride_h
+            for kw in range(kernel_width):
+                for run in range(runs):
+                    landing = (run * stride_w + kw * dil_w) * batch  # where the tap read
+                    y0 = _run(sums0, landing, run_length)
+                    y1 = _run(sums1, landing, run_length)
+                    g = run * run_length
+                    for o in range(0, blocked_channels, 4):
+                        _madd_2x4(
+                            y0,
+                            y1,
+                            _run(grad_rows[o, i], g, run_length),
+                            _run(grad_rows[o + 1, i], g, run_length),
+                            _run(grad_rows[o + 2, i], g, run_length),
+                            _run(grad_rows[o + 3, i], g, run_length),
+                            weight_by_input[c0, kh, kw, o : o + 4],
+                            weight_by_input[c1, kh, kw, o : o + 4],
+                        )
+                    for o in range(blocked_channels, out_channels):
+                        x0 = _run(grad_rows[o, i], g, run_length)
+                        w0, w1 = weight_by_input[c0, kh, kw, o], weight_by_input[c1, kh, kw, o]
+                        _madd_2x1(y0, y1, x0, w0, w1)
+        # Drop the padding columns and go back to NCHW.
+        for n in range(batch):
+            for w in range(width):
+                grad_input[n, c0, h, w] = sums0[(pad_w + w) * batch + n]
+                grad_input[n, c1, h, w] = sums1[(pad_w + w) * batch + n]
+    return grad_input
+
+
+# --- gradient of the weight -----------------------------------------------------------------
+
+
 @njit(parallel=True, cache=True, fastmath=_FMA_AND_REORDERED_SUMS)
 def _grad_weight_kernel(
     rows, grad_rows, batch, out_width, kernel_height, kernel_width, stride_h, stride_w, dil_h, dil_w
 ):
-    """Each weight's gradient is one long dot product (over samples, output rows and columns)
-    of an output-gradient row with the input row its tap read. One task owns one
-    (output channel pair, input channel, kernel row) and so four to ten weights at a time."""
-    in_channels = rows.shape[0]
+    """grad_weight[o, t] = the dot product, over every output row and run, of output channel
+    o's gradient run with the run tap t read. One task owns one (output channel pair, block of
+    four taps): eight weights, eight sums kept in registers."""
+    in_channels, _, row_length = rows.shape
     out_channels, out_height, _ = grad_rows.shape
-    grad_weight = np.empty((out_channels, in_channels, kernel_height, kernel_width), rows.dtype)
+    flat = rows.reshape(rows.size)
+    offsets = _tap_offsets(rows, batch, kernel_height, kernel_width, dil_h, dil_w)
+    taps = offsets.shape[0]
+    tap_blocks = (taps + 3) // 4
     runs, run_length = _runs(out_width, batch, stride_w)
-    tap_step = dil_w * batch
-    blocked_width = kernel_width - kernel_width % 4
+    grad_weight = np.empty((out_channels, taps), rows.dtype)
     channel_pairs = (out_channels + 1) // 2
-    for task in prange(channel_pairs * in_channels * kernel_height):
-        taps_per_pair = in_channels * kernel_height
-        pair, rest = task // taps_per_pair, task % taps_per_pair
-        c, kh = rest // kernel_height, rest % kernel_height
+    for task in prange(channel_pairs * tap_blocks):
+        pair, block = task // tap_blocks, task % tap_blocks
         o0 = 2 * pair
         o1 = min(o0 + 1, out_channels - 1)
-        for kw in range(0, blocked_width, 4):
-            sums = np.zeros(8, rows.dtype)
-            for i in range(out_height):
-                row = rows[c, i * stride_h + kh * dil_h]
-                for run in range(runs):
-                    g = run * run_length
-                    s = (run * stride_w + kw * dil_w) * batch
+        first = 4 * block
+        last = min(first + 4, taps)
+        sums = np.zeros((2, 4), rows.dtype)
+        for i in range(out_height):
+            for run in range(runs):
+                g0 = _run(grad_rows[o0, i], run * run_length, run_length)
+                g1 = _run(grad_rows[o1, i], run * run_length, run_length)
+                window = i * stride_h * row_length + run * stride_w * batch
+                if last - first == 4:
                     dots = _dot_2x4(
-                        grad_rows[o0, i, g : g + run_length],
-                        grad_rows[o1, i, g : g + run_length],
-                        row[s : s + run_length],
-                        row[s + tap_step : s + tap_step + run_length],
-                        row[s + 2 * tap_step : s + 2 * tap_step + run_length],
-                        row[s + 3 * tap_step : s + 3 * tap_step + run_length],
+                        g0,
+                        g1,
+                        _run(flat, window + offsets[first], run_length),
+                        _run(flat, window + offsets[first + 1], run_length),
+                        _run(flat, window + offsets[first + 2], run_length),
+                        _run(flat, window + offsets[first + 3], run_length),
                     )
-                    for k in range(8):
-                        sums[k] += dots[k]
-            for k in range(4):
-                grad_weight[o0, c, kh, kw + k] = sums[k]
-                grad_weight[o1, c, kh, kw + k] = sums[4 + k]
-        for kw in range(blocked_width, kernel_width):
-            sum0 = rows.dtype.type(0)
-            sum1 = rows.dtype.type(0)
-            for i in range(out_height):
-                row = rows[c, i * stride_h + kh * dil_h]
-                for run in range(runs):
-                    g = run * run_length
-                    s = (run * stride_w + kw * dil_w) * batch
-                    dot0, dot1 = _dot_2x1(
-                        grad_rows[o0, i, g : g + run_length],
-                        grad_rows[o1, i, g : g + run_length],
-                        row[s : s + run_length],
-                    )
-                    sum0 += dot0
-                    sum1 += dot1
-            grad_weight[o0, c, kh, kw] = sum0
-            grad_weight[o1, c, kh, kw] = sum1
-    return grad_weight
+                    for k in range(4):
+                        sums[0, k] += dots[k]
+                        sums[1, k] += dots[4 + k]
+                else:  # the last one to three taps
+                    for t in range(first, last):
+                        x0 = _run(flat, window + offsets[t], run_length)
+                        dot0, dot1 = _dot_2x1(g0, g1, x0)
+                        sums[0, t - first] += dot0
+                        sums[1, t - first] += dot1
+        for t in range(first, last):
+            grad_weight[o0, t] = sums[0, t - first]
+            grad_weight[o1, t] = sums[1, t - first]
+    return grad_weight.reshape(out_channels, in_channels, kernel_height, kernel_width)
