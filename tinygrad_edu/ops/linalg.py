@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..autograd import Function
 from .broadcast import unbroadcast
+
+# One parallel runtime at a time: the Numba kernels already keep both cores busy, and BLAS
+# threads left spinning beside them make a LeNet-5 step 3-7x slower (docs/kernels.md). Our
+# matrices are small, so numpy's BLAS runs single-threaded once tinygrad_edu is imported.
+threadpool_limits(1, user_api="blas")
 
 
 class MatMul(Function):
