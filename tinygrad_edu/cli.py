@@ -1,7 +1,7 @@
 """The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
 
-Subcommands: ``train``, ``evaluate``, ``gradcheck``, ``download``. Bad arguments and missing or
-corrupt files end with one clear message and a non-zero exit status, never a traceback.
+Subcommands: ``train``, ``evaluate``, ``gradcheck``, ``graph``, ``download``. Bad arguments and
+missing or corrupt files end with one clear message and a non-zero exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="skip the gradient check of the model's backward rules")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="progress bar (default: only when stderr is a terminal)")
+    train.add_argument("--log-gradients", action="store_true",
+                       help="record per-layer gradient norms per epoch (metrics.json, "
+                            "gradients.png) and warn when they vanish or explode")
 
     evaluate = commands.add_parser("evaluate", help="accuracy, per class and confusion matrix")
     evaluate.add_argument("--checkpoint", required=True,
@@ -119,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck.add_argument("--list", action="store_true", help="list the names and exit")
     gradcheck.add_argument("--second-order", action="store_true",
                            help="also check second derivatives (gradgradcheck)")
+
+    graph = commands.add_parser(
+        "graph", help="draw the computation graph of one forward/backward pass of a model",
+        description="Run a model on a small random batch, backpropagate the loss and draw the "
+                    "graph (ops, named parameters, shapes, gradient norms) as SVG/PNG with "
+                    "Graphviz's dot, or as a .dot file when dot is not installed.")
+    graph.add_argument("--model", choices=sorted(DEFAULTS), default="lenet5")
+    graph.add_argument("--out", default="graph.svg",
+                       help="picture to write: .svg, .png, .pdf or .dot (default: graph.svg)")
+    graph.add_argument("--batch-size", type=_positive_int, default=2)
+    graph.add_argument("--seed", type=_non_negative_int, default=0)
 
     download = commands.add_parser("download", help="download MNIST and verify its checksums")
     download.add_argument("--dest", help="target folder (default: the user cache folder)")
@@ -150,7 +164,8 @@ def _run_train(args: argparse.Namespace) -> int:
     else:
         out = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     try:
-        train(config, out, resume=args.resume, verify=args.verify, progress=args.progress)
+        train(config, out, resume=args.resume, verify=args.verify, progress=args.progress,
+              log_gradients=args.log_gradients)
     except KeyboardInterrupt:
         return 130
     return 0
@@ -176,6 +191,31 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _run_graph(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .models import build_model
+    from .nn import functional as F
+    from .random import manual_seed
+    from .tensor import Tensor
+    from .train import TrainConfig
+    from .viz import render, retain_grads
+
+    config = TrainConfig(model=args.model).resolved()  # the architecture train would build
+    manual_seed(args.seed)
+    model = build_model(config.model, dropout=config.dropout, batch_norm=config.batch_norm)
+    image_shape = (1, 28, 28) if config.model == "lenet5" else (28, 28)
+    images = Tensor.randn(args.batch_size, *image_shape)
+    labels = np.arange(args.batch_size) % 10
+    loss = F.cross_entropy(model(images), labels)
+    retain_grads(loss)
+    loss.backward()
+    written = render(loss, args.out, params=model)
+    print(f"wrote {written}: {config.model} on a random batch of {args.batch_size}, "
+          f"loss {loss.item():.4f}")
+    return 0
+
+
 def _run_download(args: argparse.Namespace) -> int:
     from .data import download_mnist
 
@@ -191,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     runners = {"train": _run_train, "evaluate": _run_evaluate, "gradcheck": _run_gradcheck,
-               "download": _run_download}
+               "graph": _run_graph, "download": _run_download}
     try:
         return runners[args.command](args)
     except (OSError, ValueError, TypeError, KeyError) as error:

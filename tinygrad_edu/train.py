@@ -253,9 +253,13 @@ def _write_json(path: Path, payload: dict) -> None:
 
 def train(config: TrainConfig, out: str | os.PathLike, resume: str | os.PathLike | None = None,
           verify: bool = True, log: Callable[[str], None] = print,
-          progress: bool | None = None) -> RunResult:
+          progress: bool | None = None, log_gradients: bool = False) -> RunResult:
     """Train one model on MNIST and leave metrics.json, model.npz, checkpoint.npz (and
-    curves.png with matplotlib) in ``out``. Returns the final metrics."""
+    curves.png with matplotlib) in ``out``. Returns the final metrics.
+
+    ``log_gradients``: also record each parameter's gradient norm (mean over the epoch's
+    batches) per epoch, as ``gradient_norms`` in metrics.json and in gradients.png, and warn
+    when gradients vanish or explode (thresholds in ``tinygrad_edu.viz``)."""
     start_epoch, history = 1, {"train_loss": [], "train_accuracy": [], "test_accuracy": [],
                                "epoch_seconds": []}
     if resume is not None:
@@ -296,6 +300,8 @@ def train(config: TrainConfig, out: str | os.PathLike, resume: str | os.PathLike
         f"({config.optimizer}, lr {config.lr:g}, batch {config.batch_size}, "
         f"schedule {config.schedule})")
     show_progress = sys.stderr.isatty() if progress is None else progress
+    if log_gradients:
+        history.setdefault("gradient_norms", {})
     run_start = time.perf_counter()
     images_seen = 0
     epoch = start_epoch - 1
@@ -303,8 +309,9 @@ def train(config: TrainConfig, out: str | os.PathLike, resume: str | os.PathLike
         for epoch in range(start_epoch, config.epochs + 1):
             loader.set_epoch(epoch - 1)
             epoch_start = time.perf_counter()
-            loss, accuracy, seen = _train_epoch(model, loader, optimizer, scheduler, per_batch,
-                                                config, epoch, show_progress)
+            loss, accuracy, seen, gradients = _train_epoch(
+                model, loader, optimizer, scheduler, per_batch, config, epoch, show_progress,
+                log_gradients)
             if scheduler is not None and not per_batch:
                 scheduler.step()
             images_seen += seen
@@ -313,6 +320,8 @@ def train(config: TrainConfig, out: str | os.PathLike, resume: str | os.PathLike
             for key, value in (("train_loss", loss), ("train_accuracy", accuracy),
                                ("test_accuracy", test_accuracy), ("epoch_seconds", seconds)):
                 history[key].append(value)
+            if log_gradients:
+                _record_gradients(history["gradient_norms"], gradients, log)
             save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, epoch, history,
                             config)
             model.save(out / "model.npz")
@@ -341,20 +350,28 @@ def train(config: TrainConfig, out: str | os.PathLike, resume: str | os.PathLike
         "epochs": config.epochs,
         "config": asdict(config),
     }
+    if log_gradients:
+        metrics["gradient_norms"] = history["gradient_norms"]
     _write_json(out / "metrics.json", metrics)
     log(_plot_curves(history, out / "curves.png"))
+    if log_gradients:
+        log(_plot_gradients(history["gradient_norms"], out / "gradients.png"))
     log(f"test accuracy {metrics['test_accuracy']:.2%} after {config.epochs} epochs "
         f"({metrics['seconds']:.0f} s); results in {out}")
     return RunResult(metrics, out, model)
 
 
-def _train_epoch(model, loader, optimizer, scheduler, per_batch, config, epoch, show_progress):
+def _train_epoch(model, loader, optimizer, scheduler, per_batch, config, epoch, show_progress,
+                 log_gradients=False):
+    from .viz import gradient_flow, mean_gradient_flow
+
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     start = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", disable=not show_progress,
                leave=False, unit="batch")
     parameters = list(model.parameters())
+    flows = []  # with log_gradients: one gradient_flow table per batch
     for images, labels in bar:
         logits = model(images)
         loss = F.cross_entropy(logits, labels)
@@ -362,6 +379,8 @@ def _train_epoch(model, loader, optimizer, scheduler, per_batch, config, epoch, 
             loss = loss + nn.utils.l1_penalty(parameters) * config.l1
         optimizer.zero_grad()
         loss.backward()
+        if log_gradients:
+            flows.append(gradient_flow(model))
         optimizer.step()
         if scheduler is not None and per_batch:
             scheduler.step()
@@ -371,7 +390,28 @@ def _train_epoch(model, loader, optimizer, scheduler, per_batch, config, epoch, 
         seen += batch
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.2%}",
                         img_s=f"{seen / (time.perf_counter() - start):,.0f}")
-    return total_loss / max(seen, 1), correct / max(seen, 1), seen
+    return total_loss / max(seen, 1), correct / max(seen, 1), seen, mean_gradient_flow(flows)
+
+
+def _record_gradients(norms: dict[str, list], rows: list, log: Callable[[str], None]) -> None:
+    """Append one epoch's gradient norm per parameter (None if it had no gradient) and warn
+    when gradients vanish or explode."""
+    from .viz import gradient_warnings
+
+    for row in rows:
+        norms.setdefault(row.name, []).append(None if np.isnan(row.grad_norm) else row.grad_norm)
+    for warning in gradient_warnings(rows):
+        log(f"warning: {warning}")
+
+
+def _plot_gradients(norms: dict[str, list], path: Path) -> str:
+    from .viz import plot_gradient_flow
+
+    try:
+        plot_gradient_flow(norms, path, title="gradient norm per parameter (mean over batches)")
+    except ImportError as error:
+        return f"note: {error}; no {path.name} was drawn"
+    return f"wrote {path}"
 
 
 def _plot_curves(history: dict, path: Path) -> str:
