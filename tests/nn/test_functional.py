@@ -292,6 +292,22 @@ def test_batch_norm_function_train_mode_gradients():
     assert gradgradcheck(normalise, (x, weight, bias))
 
 
+def test_batch_norm_without_affine_parameters_gradients():
+    x = Tensor(np.random.default_rng(9).normal(size=(4, 3, 2, 2)), requires_grad=True)
+
+    def normalise(x):
+        return F.batch_norm(x, None, None, training=True)
+
+    assert gradcheck(normalise, (x,))
+    assert gradgradcheck(normalise, (x,))
+
+
+def test_batch_norm_refuses_parameters_of_another_dtype():
+    x = Tensor(np.zeros((4, 2)), requires_grad=True)
+    with pytest.raises(TypeError, match="batch_norm: weight is float32 but the input is float64"):
+        F.batch_norm(x, None, None, Tensor(np.ones(2, np.float32)), None, training=True)
+
+
 def test_batch_norm_function_updates_the_running_tensors_it_is_given():
     x = np.random.default_rng(8).normal(size=(4, 3))
     running_mean, running_var = Tensor(np.zeros(3)), Tensor(np.ones(3))

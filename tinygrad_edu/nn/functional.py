@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.normalization import BatchNorm
 from ..random import generator
 from ..tensor import Tensor, stack
 
@@ -117,6 +118,12 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 f"batch_norm: {name} has shape {value.shape} but the input of shape "
                 f"{input.shape} has {channels} channels; expected ({channels},)"
             )
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and value.dtype != input.dtype:
+            raise TypeError(
+                f"batch_norm: {name} is {value.dtype} but the input is {input.dtype}; "
+                "convert one with .astype(...) (or the module with .double()/.float())"
+            )
     axes = (0,) + tuple(range(2, input.ndim))  # every axis but the channels
     channel_shape = (1, channels) + (1,) * (input.ndim - 2)
     if training:
@@ -126,20 +133,17 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 f"batch_norm: expected more than 1 value per channel when training, got input "
                 f"of shape {input.shape}"
             )
-        mean = input.mean(axis=axes, keepdims=True)
-        centred = input - mean
-        var = (centred * centred).mean(axis=axes, keepdims=True)
+        mean = input.data.mean(axis=axes, keepdims=True)
+        var = input.data.var(axis=axes, keepdims=True)
         if running_mean is not None:  # plain numpy: the running statistics are not in the graph
-            _move_towards(running_mean, mean.data.reshape(channels), momentum)
+            _move_towards(running_mean, mean.reshape(channels), momentum)
         if running_var is not None:
-            _move_towards(running_var, var.data.reshape(channels) * count / (count - 1), momentum)
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError(
-                "batch_norm: running_mean and running_var are needed when not training"
-            )
-        centred = input - Tensor(running_mean.data.reshape(channel_shape).astype(input.dtype))
-        var = Tensor(running_var.data.reshape(channel_shape).astype(input.dtype))
+            _move_towards(running_var, var.reshape(channels) * count / (count - 1), momentum)
+        return BatchNorm.apply(input, weight, bias, mean=mean, var=var, eps=eps)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when not training")
+    centred = input - Tensor(running_mean.data.reshape(channel_shape).astype(input.dtype))
+    var = Tensor(running_var.data.reshape(channel_shape).astype(input.dtype))
     out = centred / (var + eps).sqrt()
     if weight is not None:
         out = out * weight.reshape(channel_shape)
