@@ -43,7 +43,7 @@ SCHEDULES = ("none", "step", "cosine", "onecycle")
 # Per-model defaults, chosen so that the default run reaches its target with margin
 # (softmax >= 92 %, MLP >= 98 %, LeNet-5 >= 99 %); see docs/training.md for the measurements.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "softmax": dict(epochs=5, batch_size=128, optimizer="sgd", lr=0.1, schedule="none",
+    "softmax": dict(epochs=10, batch_size=128, optimizer="sgd", lr=0.1, schedule="cosine",
                     dropout=0.0, batch_norm=False, augment=False),
     "mlp": dict(epochs=10, batch_size=128, optimizer="adam", lr=1e-3, schedule="cosine",
                 dropout=0.2, batch_norm=False, augment=False),

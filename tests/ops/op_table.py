@@ -7,7 +7,8 @@ away from kinks (relu and abs at 0, clip bounds, ties of max/min/maximum/minimum
 finite difference straddles two slopes and measures neither, and away from domain edges (log
 and sqrt near 0, division by ~0, non-integer powers of negative numbers).
 
-Each test file feeds its table to the three checks, as minitorch and MyGrad do:
+Each test file feeds its table to the three checks with :func:`table_tests`, as minitorch
+and MyGrad do:
 
 * :func:`check_forward`: the float64 result equals numpy's; float32 in gives float32 out
   (and float32 gradients).
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor, gradcheck, gradgradcheck
@@ -133,3 +136,27 @@ def check_gradient(op: Op, call: Call) -> None:
 
 def check_second_derivative(op: Op, call: Call) -> None:
     assert gradgradcheck(_bound(op, call), call.tensors)
+
+
+def table_tests(ops: list[Op]) -> tuple[Callable, Callable, Callable]:
+    """The three checks over every row of ``ops``, as pytest tests for a module to bind:
+
+    test_forward_matches_numpy, test_gradient, test_second_derivative = table_tests(OPS)
+    """
+
+    @pytest.mark.parametrize("op", ops, ids=str)
+    @given(data=st.data())
+    def test_forward_matches_numpy(op: Op, data) -> None:
+        check_forward(op, data.draw(op.inputs, label="call"))
+
+    @pytest.mark.parametrize("op", ops, ids=str)
+    @given(data=st.data())
+    def test_gradient(op: Op, data) -> None:
+        check_gradient(op, data.draw(op.inputs, label="call"))
+
+    @pytest.mark.parametrize("op", ops, ids=str)
+    @given(data=st.data())
+    def test_second_derivative(op: Op, data) -> None:
+        check_second_derivative(op, data.draw(op.inputs, label="call"))
+
+    return test_forward_matches_numpy, test_gradient, test_second_derivative

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_edu as tg
@@ -19,9 +18,7 @@ from .op_table import (
     MAX_SIDE,
     Call,
     Op,
-    check_forward,
-    check_gradient,
-    check_second_derivative,
+    table_tests,
 )
 
 SIDE = st.integers(1, MAX_SIDE)
@@ -51,22 +48,7 @@ OPS = [
 ]
 
 
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_forward_matches_numpy(op: Op, data) -> None:
-    check_forward(op, data.draw(op.inputs, label="call"))
-
-
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_gradient(op: Op, data) -> None:
-    check_gradient(op, data.draw(op.inputs, label="call"))
-
-
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_second_derivative(op: Op, data) -> None:
-    check_second_derivative(op, data.draw(op.inputs, label="call"))
+test_forward_matches_numpy, test_gradient, test_second_derivative = table_tests(OPS)
 
 
 def test_matmul_gradients_have_the_closed_form() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -21,10 +20,8 @@ from .op_table import (
     MAX_SIDE,
     Call,
     Op,
-    check_forward,
-    check_gradient,
-    check_second_derivative,
     shapes,
+    table_tests,
 )
 
 
@@ -231,22 +228,7 @@ OPS = [
 ]
 
 
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_forward_matches_numpy(op: Op, data) -> None:
-    check_forward(op, data.draw(op.inputs, label="call"))
-
-
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_gradient(op: Op, data) -> None:
-    check_gradient(op, data.draw(op.inputs, label="call"))
-
-
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_second_derivative(op: Op, data) -> None:
-    check_second_derivative(op, data.draw(op.inputs, label="call"))
+test_forward_matches_numpy, test_gradient, test_second_derivative = table_tests(OPS)
 
 
 # ------------------------------------------------------------------------ indexing cases

@@ -19,11 +19,9 @@ from tinygrad_edu.testing import strategies as ts
 from .op_table import (
     Call,
     Op,
-    check_forward,
-    check_gradient,
-    check_second_derivative,
     grid,
     shapes,
+    table_tests,
 )
 
 
@@ -134,22 +132,7 @@ OPS = [
 ]
 
 
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_forward_matches_numpy(op: Op, data) -> None:
-    check_forward(op, data.draw(op.inputs, label="call"))
-
-
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_gradient(op: Op, data) -> None:
-    check_gradient(op, data.draw(op.inputs, label="call"))
-
-
-@pytest.mark.parametrize("op", OPS, ids=str)
-@given(data=st.data())
-def test_second_derivative(op: Op, data) -> None:
-    check_second_derivative(op, data.draw(op.inputs, label="call"))
+test_forward_matches_numpy, test_gradient, test_second_derivative = table_tests(OPS)
 
 
 # ------------------------------------------------------------------------ ties
