@@ -15,10 +15,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ..tensor import Tensor
+from .geometry import conv2d_geometry, pool2d_geometry
 
 __all__ = [
     "broadcastable_shapes",
+    "conv2d_geometry",
     "floats",
+    "pool2d_geometry",
     "reduction_axes",
     "shapes",
     "tensors",
