@@ -7,6 +7,8 @@ import pytest
 from mnist_files import needs_mnist
 
 import tinygrad_edu.data.mnist as mnist
+import tinygrad_edu.proofs as proofs
+from tinygrad_edu import Function, Tensor
 from tinygrad_edu.cli import main
 
 
@@ -88,3 +90,40 @@ def test_train_then_evaluate_a_run(tmp_path, capsys):
     report = capsys.readouterr().out
     assert "per-class accuracy" in report and "confusion matrix" in report
     assert main(["evaluate", "--checkpoint", str(out / "model.npz")]) == 0
+
+
+
+class WrongSquare(Function):
+    """y = x^2 with a backward rule 1 % too large: dy/dx = 2.02 x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 2.02 * x
+
+
+def wrong_rule(rng):
+    return WrongSquare.apply, (Tensor(rng.uniform(0.5, 1.0, (2, 2)), requires_grad=True),)
+
+
+def test_a_wrong_rule_fails_the_gradcheck_command_with_its_report(monkeypatch, capsys):
+    monkeypatch.setitem(proofs.CATALOGUE, "square", wrong_rule)
+    assert main(["gradcheck", "square"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "analytic" in out and "numerical" in out
+
+
+@needs_mnist
+def test_a_wrong_rule_stops_training_before_the_first_epoch(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(proofs.CATALOGUE, "Linear", wrong_rule)
+    assert main(["train", "--model", "softmax", "--limit", "256", "--epochs", "1",
+                 "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "FAIL" in captured.out and "Linear" in captured.err
+    assert "Traceback" not in captured.err
+    assert not (tmp_path / "metrics.json").exists()

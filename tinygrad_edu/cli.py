@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .gradcheck import GradcheckError
 
 
 def _number(kind: type, low: float, high: float | None = None, low_allowed: bool = True):
@@ -144,11 +145,8 @@ def _run_train(args: argparse.Namespace) -> int:
         out = resume if resume.is_dir() else resume.parent
     else:
         out = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    try:
-        train(config, out, resume=args.resume, verify=args.verify, progress=args.progress,
-              log_gradients=args.log_gradients)
-    except KeyboardInterrupt:
-        return 130
+    train(config, out, resume=args.resume, verify=args.verify, progress=args.progress,
+          log_gradients=args.log_gradients)
     return 0
 
 
@@ -215,7 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                "graph": _run_graph, "download": _run_download}
     try:
         return runners[args.command](args)
-    except (OSError, ValueError, TypeError, KeyError) as error:
+    except KeyboardInterrupt:
+        print(f"tinygrad-edu {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, TypeError, KeyError, GradcheckError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"tinygrad-edu {args.command}: error: {message}", file=sys.stderr)
         return 1
