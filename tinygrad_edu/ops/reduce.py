@@ -50,6 +50,15 @@ class Mean(Function):
         return grad.reshape(ctx.kept).expand(ctx.input_shape) * (1.0 / ctx.count)
 
 
+def _extremum_forward(ctx, x: np.ndarray, axis, keepdims: bool, reduce, op: str) -> np.ndarray:
+    ctx.axes = _reduce_setup(ctx, x, axis, op)
+    if any(x.shape[a] == 0 for a in ctx.axes):
+        raise ValueError(f"{op}: cannot reduce over an empty axis (shape {x.shape})")
+    y = reduce(x, axis=ctx.axes, keepdims=keepdims)
+    ctx.save_for_backward(x, y)
+    return y
+
+
 def _extremum_backward(ctx, grad: Tensor) -> Tensor:
     """Route the gradient to the extreme elements; k tied extremes share it equally (1/k each).
 
@@ -66,12 +75,7 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = _reduce_setup(ctx, x, axis, "max")
-        if any(x.shape[a] == 0 for a in ctx.axes):
-            raise ValueError(f"max: cannot reduce over an empty axis (shape {x.shape})")
-        y = np.max(x, axis=ctx.axes, keepdims=keepdims)
-        ctx.save_for_backward(x, y)
-        return y
+        return _extremum_forward(ctx, x, axis, keepdims, np.max, "max")
 
     backward = staticmethod(_extremum_backward)
 
@@ -81,12 +85,7 @@ class Min(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = _reduce_setup(ctx, x, axis, "min")
-        if any(x.shape[a] == 0 for a in ctx.axes):
-            raise ValueError(f"min: cannot reduce over an empty axis (shape {x.shape})")
-        y = np.min(x, axis=ctx.axes, keepdims=keepdims)
-        ctx.save_for_backward(x, y)
-        return y
+        return _extremum_forward(ctx, x, axis, keepdims, np.min, "min")
 
     backward = staticmethod(_extremum_backward)
 
