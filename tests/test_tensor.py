@@ -268,3 +268,11 @@ def test_manual_seed_makes_random_draws_reproducible() -> None:
         tg.manual_seed(1.5)
     with pytest.raises(ValueError, match="seed must be >= 0"):
         tg.manual_seed(-1)
+
+
+def test_std_is_the_square_root_of_the_corrected_variance():
+    data = np.random.default_rng(3).normal(size=(4, 5))
+    x = Tensor(data, requires_grad=True)
+    np.testing.assert_allclose(x.std(axis=1).numpy(), data.std(axis=1, ddof=1))
+    np.testing.assert_allclose(x.std(correction=0).numpy(), data.std())
+    assert tg.gradcheck(lambda t: t.std(axis=0, keepdims=True), x)

@@ -451,6 +451,11 @@ class Tensor:
         centred = self - self.mean(axis=axis, keepdims=True)
         return (centred * centred).sum(axis=axis, keepdims=keepdims) * (1.0 / (count - correction))
 
+    def std(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False,
+            correction: int = 1) -> Tensor:
+        """Standard deviation, sqrt(var); PyTorch's default correction=1."""
+        return self.var(axis=axis, keepdims=keepdims, correction=correction).sqrt()
+
     def logsumexp(self, axis: int | tuple[int, ...] | None = None,
                   keepdims: bool = False) -> Tensor:
         return R.LogSumExp.apply(self, axis=axis, keepdims=keepdims)

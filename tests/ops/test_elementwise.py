@@ -290,3 +290,15 @@ def test_clip_needs_a_bound_and_where_a_boolean_condition() -> None:
         Tensor([1.0]).clip()
     with pytest.raises(TypeError, match="where: condition must be boolean"):
         tg.where(np.array([1, 0]), Tensor([1.0, 2.0]), 0.0)
+
+
+def test_pow_gradients_at_zero_follow_pytorch() -> None:
+    # d(x**0)/dx = 0 even at x = 0, and d(0**b)/db = 0 for b >= 0 (not 0 * log 0 = nan)
+    x = Tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
+    base = Tensor(np.array([0.0, 0.0, 3.0]), requires_grad=True)
+    exponent = Tensor(np.array([0.0, 2.0, 2.0]), requires_grad=True)
+    (base**exponent).sum().backward()
+    np.testing.assert_allclose(exponent.grad.numpy(), [0.0, 0.0, 9.0 * np.log(3.0)])
+    np.testing.assert_allclose(base.grad.numpy(), [0.0, 0.0, 6.0])

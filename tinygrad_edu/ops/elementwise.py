@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, where
 from .broadcast import unbroadcast
 
 
@@ -83,7 +83,9 @@ class Pow(Function):
     """z = a ** b       dz/da = b * a^(b-1)        dz/db = a^b * log(a)
 
     The exponent's gradient is only computed when the exponent requires one, so ``x ** 2`` of a
-    negative ``x`` never takes the log of a negative number.
+    negative ``x`` never takes the log of a negative number. As in PyTorch, at a = 0 the two
+    products that would give nan are 0: dz/da where b = 0 (``x ** 0`` is constant, even at
+    x = 0: 0 * 0^-1) and dz/db where b >= 0 (a^b * log 0).
     """
 
     @staticmethod
@@ -95,8 +97,19 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b, z = ctx.saved_tensors
-        grad_a = unbroadcast(grad * b * a ** (b - 1), a.shape) if ctx.needs_input_grad[0] else None
-        grad_b = unbroadcast(grad * z * a.log(), b.shape) if ctx.needs_input_grad[1] else None
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            local = b * a ** (b - 1)
+            zero_power = (a.data == 0) & (b.data == 0)  # 0 * 0^-1 = nan: the constant 0^0 = 1
+            if np.any(zero_power):
+                local = where(np.broadcast_to(zero_power, local.shape), 0.0, local)
+            grad_a = unbroadcast(grad * local, a.shape)
+        if ctx.needs_input_grad[1]:
+            local = z * a.log()
+            zero_base = (a.data == 0) & (b.data >= 0)
+            if np.any(zero_base):
+                local = where(np.broadcast_to(zero_base, local.shape), 0.0, local)
+            grad_b = unbroadcast(grad * local, b.shape)
         return grad_a, grad_b
 
 
