@@ -3,14 +3,17 @@
     python benchmarks/bench_train_step.py [--batch 128] [--steps 50] [--batch-norm]
 
 Both frameworks train the same architecture from the same weights on the same random batch,
-float32, 2 threads. Each figure is the median of ``--steps`` timed steps after warm-up; the ratio
-is ours / PyTorch's, measured in the same run (a ratio below 1 means we are faster).
+float32, 2 threads, each in its own process (so neither's thread pools disturb the other),
+alternating in three rounds. Each round is the median of ``--steps`` timed steps after warm-up;
+the ratio is ours / PyTorch's medians from the same run (below 1 means we are faster).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -81,35 +84,50 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--batch-norm", action="store_true")
+    parser.add_argument("--only", choices=("ours", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.only:
+        print(one_round(args.only, args.batch, args.steps, args.batch_norm))
+        return
 
-    rng = np.random.default_rng(0)
-    images = rng.standard_normal((args.batch, 1, 28, 28)).astype(np.float32)
-    labels = rng.integers(0, 10, args.batch)
-    variant = "LeNet-5" + (" + batch norm" if args.batch_norm else "")
-    initial = _initial_state(args.batch_norm)
-    _, our_step = ours(images, labels, args.batch_norm)
     try:
-        torch_step = theirs(initial, images, labels, args.batch_norm)
+        import torch  # noqa: F401
+        frameworks = ("ours", "torch")
     except ImportError:
-        torch_step = None
-    # Alternate the two in rounds so that a drift in machine speed hits both alike.
-    our_times, torch_times = [], []
+        frameworks = ("ours",)
+    # Each measurement runs in its own process, so neither framework's thread pools disturb
+    # the other, and the two alternate in rounds so a drift in machine speed hits both alike.
+    times: dict[str, list[float]] = {name: [] for name in frameworks}
     for _ in range(3):
-        our_times.append(time_steps(our_step, args.steps))
-        if torch_step is not None:
-            torch_times.append(time_steps(torch_step, args.steps))
-    our_time = statistics.median(our_times)
+        for name in frameworks:
+            command = [sys.executable, __file__, "--only", name, "--batch", str(args.batch),
+                       "--steps", str(args.steps)] + (["--batch-norm"] if args.batch_norm else [])
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            times[name].append(float(output.split()[-1]))
+    variant = "LeNet-5" + (" + batch norm" if args.batch_norm else "")
     print(f"{variant} training step, batch {args.batch}, float32, median of 3 rounds of "
-          f"{args.steps} steps")
+          f"{args.steps} steps, each round in a fresh process")
     print(f"{'framework':<14} {'ms/step':>9} {'images/s':>10}")
-    print(f"{'tinygrad_edu':<14} {our_time * 1e3:>9.2f} {args.batch / our_time:>10,.0f}")
-    if torch_step is None:
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for name, label in (("ours", "tinygrad_edu"), ("torch", "PyTorch")):
+        if name in medians:
+            print(f"{label:<14} {medians[name] * 1e3:>9.2f} {args.batch / medians[name]:>10,.0f}")
+    if "torch" not in medians:
         print("PyTorch is not installed: no peer to compare with (pip install torch==2.13.0)")
         return
-    torch_time = statistics.median(torch_times)
-    print(f"{'PyTorch':<14} {torch_time * 1e3:>9.2f} {args.batch / torch_time:>10,.0f}")
-    print(f"ratio tinygrad_edu / PyTorch: {our_time / torch_time:.2f}")
+    print(f"ratio tinygrad_edu / PyTorch: {medians['ours'] / medians['torch']:.2f}")
+
+
+def one_round(framework: str, batch: int, steps: int, batch_norm: bool) -> float:
+    """Median seconds per step of one framework on the shared batch and initial weights."""
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, batch)
+    if framework == "ours":
+        _, step = ours(images, labels, batch_norm)
+    else:
+        step = theirs(_initial_state(batch_norm), images, labels, batch_norm)
+    return time_steps(step, steps)
 
 
 def _initial_state(batch_norm: bool) -> dict:
