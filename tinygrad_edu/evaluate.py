@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import load_mnist
-from .data.mnist import atomic_write
+from .files import atomic_write
 from .models import build_model
 from .train import TrainConfig, evaluate, load_checkpoint
 

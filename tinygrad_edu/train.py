@@ -30,7 +30,7 @@ from tqdm import tqdm
 from . import nn, optim
 from .autograd import no_grad
 from .data import AddChannelAxis, Compose, DataLoader, Normalize, RandomShift, load_mnist
-from .data.mnist import atomic_write
+from .files import atomic_write
 from .models import build_model
 from .nn import functional as F
 from .random import generator, manual_seed

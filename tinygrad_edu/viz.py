@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.mnist import atomic_write
+from .files import atomic_write
 from .nn import Module
 from .tensor import Tensor
 

@@ -17,20 +17,19 @@ to the data (it may be read-only); :func:`download_mnist` writes to the cache fo
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
+
+from ..files import atomic_write
 
 ENV_VAR = "TINYGRAD_EDU_DATA"
 
@@ -201,27 +200,6 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
         else:
             out_file.write(header)
             out_file.write(body)
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success.
-
-    On any exception the temporary file is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temp_name, 0o644)  # mkstemp's private 0600 would surprise anyone sharing data
-        with os.fdopen(handle, "wb") as temp_file:
-            yield temp_file
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------

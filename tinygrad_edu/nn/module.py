@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import os
-import uuid
 import zipfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..files import atomic_write
 from ..tensor import Tensor
 
 
@@ -398,21 +398,11 @@ class Module:
         only when complete, so ``path`` is never half-written: if anything fails, an existing
         file there is left as it was.
         """
-        path = os.fspath(path)
-        folder, name = os.path.split(os.path.abspath(path))
+        folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(errno.ENOENT, "Module.save: no such folder", folder)
-        temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(temporary, "xb") as file:
-                _write_npz(file, self.state_dict())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise
+        with atomic_write(path) as file:
+            _write_npz(file, self.state_dict())
 
     def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
         """Load a file written by :meth:`save` into this module; return self.
