@@ -92,7 +92,6 @@ def test_train_then_evaluate_a_run(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(out / "model.npz")]) == 0
 
 
-
 class WrongSquare(Function):
     """y = x^2 with a backward rule 1 % too large: dy/dx = 2.02 x."""
 

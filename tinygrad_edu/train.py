@@ -34,7 +34,6 @@ from .files import atomic_write
 from .models import build_model
 from .nn import functional as F
 from .random import generator, manual_seed
-from .tensor import Tensor
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
@@ -438,4 +437,4 @@ def _plot_curves(history: dict, path: Path) -> str:
     return f"wrote {path}"
 
 
-__all__ = ["DEFAULTS", "TrainConfig", "Tensor", "evaluate", "load_checkpoint", "train"]
+__all__ = ["DEFAULTS", "TrainConfig", "evaluate", "load_checkpoint", "train"]
